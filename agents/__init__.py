@@ -1,0 +1,1 @@
+"""The agents: one graph node per module, plus the reasoners that judge evidence."""

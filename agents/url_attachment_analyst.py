@@ -1,0 +1,33 @@
+"""URL/attachment analyst: links, attachments and the text a person would see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agents.analyst_common import report
+from graph.context import Deps
+from graph.state import TriageState
+from tools.attachments import attachment_findings
+from tools.content import content_findings
+from tools.models import Finding
+from tools.urls import url_findings
+
+
+async def analyze_urls_attachments(state: TriageState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Gather link, attachment and content evidence, then let the reasoner judge it."""
+    deps = runtime.context
+    msg = state.message
+    if msg is None:
+        return {}
+    detection = deps.settings.detection
+    try:
+        findings: list[Finding] = [
+            *content_findings(msg),
+            *url_findings(msg, detection),
+            *attachment_findings(msg, detection),
+        ]
+    except Exception as exc:
+        return {"errors": [f"url/attachment tools: {type(exc).__name__}"]}
+    return await report("url_attachment", "url_report", findings, msg, deps)

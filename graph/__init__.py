@@ -1,0 +1,1 @@
+"""Wiring of the triage state machine: state, runtime context, builder and runner."""

@@ -1,0 +1,1 @@
+"""Settings and the pure, deterministic release policy."""

@@ -1,0 +1,100 @@
+"""Evidence floors: the one place that says which findings the model can never talk its way past.
+
+A floor is computed by code from findings. `min_verdict` is the lowest verdict allowed;
+`blocks_release` forbids automatic release whatever the verdict (manual review instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from policies.models import Floor, VerdictLabel
+from tools.models import Finding
+
+MALICIOUS = VerdictLabel.MALICIOUS
+
+#: Finding id -> minimum verdict. Microsoft's own high-confidence verdicts and unambiguous payloads.
+MIN_VERDICT: dict[str, VerdictLabel] = {
+    "m365.quarantine_malware": MALICIOUS,
+    "m365.quarantine_high_phish": MALICIOUS,
+    "m365.cat_malware": MALICIOUS,
+    "m365.cat_high_phish": MALICIOUS,
+    "attachment.executable": MALICIOUS,
+    "attachment.macro_autoexec": MALICIOUS,
+    "attachment.archive_dangerous_member": MALICIOUS,
+    "attachment.double_extension": MALICIOUS,
+    "content.delimiter_collision": MALICIOUS,
+    "content.tag_characters": MALICIOUS,
+    "url.userinfo_trick": MALICIOUS,
+}
+# Microsoft's ordinary spam and phish verdicts are not floors: a release request disputes exactly
+# those, and false positives are what this product exists to release. Phish still blocks release.
+
+#: Finding ids that forbid automatic release: suspicion that a person must look at.
+BLOCKS_RELEASE: frozenset[str] = frozenset(
+    {
+        *MIN_VERDICT,
+        "m365.quarantine_phish",
+        "m365.cat_phish",
+        "auth.dmarc_fail",
+        "auth.compauth_fail",
+        "auth.forged_results",
+        "sender.lookalike_domain",
+        "sender.display_name_impersonation",
+        "sender.punycode_domain",
+        "m365.cat_impersonation",
+        "m365.cat_spoof",
+        "m365.impersonation_tip",
+        "content.hidden_text",
+        "content.invisible_unicode",
+        "content.bidi_override",
+        "content.prompt_injection",
+        "content.plain_html_mismatch",
+        "url.ip_literal",
+        "url.lookalike_domain",
+        "url.anchor_mismatch",
+        "url.script_scheme",
+        "url.punycode",
+        "attachment.dangerous_container",
+        "attachment.html_smuggling",
+        "attachment.type_mismatch",
+        "attachment.macro",
+        "attachment.ole_object",
+        "attachment.pdf_active",
+        "attachment.encrypted",
+        "attachment.archive_bomb",
+        "attachment.unreadable",
+        "parse.empty",
+        "parse.not_email",
+        "parse.binary_garbage",
+        "parse.mime_defect",
+        "parse.too_large",
+        "parse.too_many_headers",
+        "parse.too_many_parts",
+        "parse.attachment_too_large",
+    }
+)
+
+#: Combinations: a DMARC failure from a look-alike of a protected domain is phishing, not a mistake.
+COMBINATIONS: list[tuple[frozenset[str], VerdictLabel]] = [
+    (frozenset({"auth.dmarc_fail", "sender.lookalike_domain"}), MALICIOUS),
+    (frozenset({"auth.forged_results", "content.credential_lure"}), MALICIOUS),
+]
+
+
+def compute_floor(findings: Iterable[Finding]) -> Floor:
+    """The floor implied by a set of findings."""
+    ids = {f.id for f in findings}
+    level = VerdictLabel.SAFE
+    because: set[str] = set()
+    for fid in ids:
+        floor = MIN_VERDICT.get(fid)
+        if floor is not None and floor.rank >= level.rank:
+            level = floor
+    for combo, floor in COMBINATIONS:
+        if combo <= ids and floor.rank >= level.rank:
+            level = floor
+            because |= combo
+    because |= {fid for fid in ids if MIN_VERDICT.get(fid) == level and level != VerdictLabel.SAFE}
+    blocking = ids & BLOCKS_RELEASE
+    return Floor(min_verdict=level, blocks_release=bool(blocking), because=sorted(because | blocking))

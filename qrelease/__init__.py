@@ -1,0 +1,1 @@
+"""Entry points (CLI, worker) and persistence of quarantine-release."""

@@ -1,0 +1,124 @@
+"""The `qrelease` command line. Commands parse arguments, build dependencies, call a service, render.
+
+Exit codes: 0 the command completed (an analysis ending in manual review is a completed
+analysis); 1 an internal error; 2 bad input: missing, empty or non-email file, unreadable or
+invalid settings, bad option values.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from policies.models import QuarantineType, ReleaseRequest
+from policies.settings import Settings, SettingsError, load_settings
+from qrelease.inputs import InputError, read_message
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="qrelease",
+    help=__doc__,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+settings_app = typer.Typer(help="Show or validate the settings.", no_args_is_help=True)
+app.add_typer(settings_app, name="settings")
+
+SettingsOpt = Annotated[
+    Path | None,
+    typer.Option("--settings", "-s", help="Settings TOML file (default: ./qrelease.toml if present)."),
+]
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """One line on stderr and a non-zero exit: no traceback for bad input."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings_or_fail(path: Path | None) -> Settings:
+    """Settings, or exit 2 with the reason."""
+    try:
+        return load_settings(path)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def analyze(
+    path: Annotated[Path, typer.Argument(help="The message: .eml (RFC 822) or Outlook .msg.")],
+    requester: Annotated[
+        str | None, typer.Option("--requester", "-r", help="Address of the employee asking for release.")
+    ] = None,
+    quarantine_type: Annotated[
+        QuarantineType | None,
+        typer.Option("--quarantine-type", "-q", help="Why Microsoft quarantined it, if known.", case_sensitive=False),
+    ] = None,
+    settings_file: SettingsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the TriageResult as JSON.")] = False,
+) -> None:
+    """Analyze one message and show the verdict, the decision and the notification (read-only)."""
+    settings = settings_or_fail(settings_file)
+    try:
+        raw = read_message(path)
+    except InputError as exc:
+        fail(str(exc))
+    from tools.mime import sniff
+
+    unusable = sniff(raw)
+    if unusable is not None:
+        reason = {"parse.binary_garbage": "binary data", "parse.empty": "empty"}.get(unusable, "not an email")
+        fail(f"{path} is {reason}: expected an RFC 822 message (.eml) or an Outlook .msg file")
+    request = ReleaseRequest(requester=requester, recipient=requester, quarantine_type=quarantine_type)
+    from qrelease.service import analyze_message
+
+    try:
+        result = analyze_message(raw, request, settings)
+    except SettingsError as exc:  # e.g. a model reasoner that cannot be built
+        fail(str(exc))
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    from qrelease.render import render_result
+
+    render_result(Console(), result, path.name)
+
+
+@settings_app.command("show")
+def settings_show(settings_file: SettingsOpt = None) -> None:
+    """Print the effective settings as JSON (secrets masked)."""
+    settings = settings_or_fail(settings_file)
+    sys.stdout.write(json.dumps(json.loads(settings.model_dump_json()), indent=2) + "\n")
+
+
+@settings_app.command("validate")
+def settings_validate(settings_file: SettingsOpt = None) -> None:
+    """Check the settings; exit 2 with the reason when they are invalid."""
+    settings = settings_or_fail(settings_file)
+    Console().print(
+        f"settings OK: mode={settings.mode}, enabled={settings.enabled}, scope={settings.release_scope}, "
+        f"reasoner={settings.reasoner.kind}"
+    )
+
+
+# Command groups from other modules (each imports its heavy dependencies lazily).
+
+
+def main() -> None:
+    """Console-script entry point: bad input never shows a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

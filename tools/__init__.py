@@ -1,0 +1,1 @@
+"""Deterministic, read-only evidence extractors and tenant clients."""

@@ -1,0 +1,1 @@
+"""Microsoft 365 tenant clients: Exchange Online quarantine cmdlets and Microsoft Graph."""
