@@ -92,7 +92,9 @@ def test_decision_table(
 
 
 def test_missing_verdict_is_manual_review() -> None:
-    decision = decide(verdict=None, floor=Floor(), settings=load_settings(), request=ReleaseRequest(requester=REQUESTER))
+    decision = decide(
+        verdict=None, floor=Floor(), settings=load_settings(), request=ReleaseRequest(requester=REQUESTER)
+    )
     assert decision.action is Action.MANUAL_REVIEW
     assert decision.rule == "review.analysis_error"
 

@@ -1,0 +1,133 @@
+"""The whole graph with the offline reasoner on the bundled samples."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from graph.builder import build_graph
+from graph.context import Deps
+from graph.runner import triage
+from graph.state import TriageResult
+from policies.models import Action, QuarantineType, ReleaseRequest, VerdictLabel
+from tests.conftest import sample
+
+REQ = ReleaseRequest(requester="alexw@contoso.com", recipient="alexw@contoso.com")
+
+
+def run(raw: bytes, deps: Deps, request: ReleaseRequest = REQ) -> TriageResult:
+    return asyncio.run(triage(raw, request, deps))
+
+
+@pytest.mark.parametrize(
+    ("name", "verdict", "action"),
+    [
+        ("credential-phish.eml", VerdictLabel.MALICIOUS, Action.DENY),
+        ("dangerous-attachment.eml", VerdictLabel.MALICIOUS, Action.DENY),
+        ("marketing-spam.eml", VerdictLabel.SPAM, Action.DENY),
+    ],
+)
+def test_samples_reach_the_expected_decision(
+    offline_deps: Deps, name: str, verdict: VerdictLabel, action: Action
+) -> None:
+    result = run(sample(name), offline_deps)
+    assert result.verdict is verdict
+    assert result.decision.action is action
+    assert result.errors == []
+
+
+def test_legit_sample_is_never_denied(offline_deps: Deps) -> None:
+    result = run(sample("legit-invoice.eml"), offline_deps)
+    assert result.verdict is VerdictLabel.SAFE
+    assert result.decision.action is not Action.DENY
+    assert result.notification is None
+
+
+def test_malicious_sample_notifies_with_sanitized_reasoning(offline_deps: Deps) -> None:
+    result = run(sample("credential-phish.eml"), offline_deps)
+    note = result.notification
+    assert note is not None and note.kind == "malicious"
+    assert note.to == "alexw@contoso.com"
+    assert note.from_address == "quarantine@example.com"
+    assert "http" not in note.body and "micros0ft" not in note.body and "<" not in note.body
+    assert "\n" not in note.subject and "\r" not in note.subject
+    assert result.reasoning in note.body or result.reasoning[:200] in note.body
+
+
+def test_floor_is_reported_for_hard_evidence(offline_deps: Deps) -> None:
+    result = run(sample("dangerous-attachment.eml"), offline_deps)
+    assert result.floor.min_verdict is VerdictLabel.MALICIOUS
+    assert "attachment.archive_dangerous_member" in result.floor.because
+
+
+def test_microsoft_malware_quarantine_sets_a_floor_on_any_message(offline_deps: Deps) -> None:
+    request = REQ.model_copy(update={"quarantine_type": QuarantineType.MALWARE})
+    result = run(sample("legit-invoice.eml"), offline_deps, request)
+    assert result.verdict is VerdictLabel.MALICIOUS
+    assert result.decision.action is Action.DENY
+
+
+def test_output_types_are_models_not_dicts(offline_deps: Deps) -> None:
+    out = asyncio.run(
+        build_graph().ainvoke({"raw": sample("marketing-spam.eml"), "request": REQ}, context=offline_deps)
+    )
+    assert set(out) == {"result"}
+    result = TriageResult.model_validate(out["result"])
+    assert all(type(f).__name__ == "Finding" for f in result.evidence)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\x01\x02garbage" * 50,
+        b"just some words, no headers at all",
+        b"From: \n\n",
+        b"Subject: x\nFrom: a\n\n",
+    ],
+)
+def test_bad_input_ends_in_manual_review(offline_deps: Deps, raw: bytes) -> None:
+    result = run(raw, offline_deps)
+    assert result.decision.action is not Action.RELEASE
+
+
+def test_a_crashing_node_fails_closed(offline_deps: Deps, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("extractor bug")
+
+    monkeypatch.setattr("agents.url_attachment_analyst.url_findings", boom)
+    result = run(sample("legit-invoice.eml"), offline_deps)
+    assert result.decision.action is Action.MANUAL_REVIEW
+    assert result.decision.rule == "review.analysis_error"
+    assert any("url/attachment tools" in e for e in result.errors)
+
+
+def test_graph_failure_outside_nodes_fails_closed(offline_deps: Deps) -> None:
+    class Broken:
+        async def ainvoke(self, *args: object, **kwargs: object) -> object:
+            raise ValueError("checkpointer down")
+
+    result = asyncio.run(triage(sample("legit-invoice.eml"), REQ, offline_deps, graph=Broken()))
+    assert result.decision.action is Action.MANUAL_REVIEW
+    assert result.verdict is None
+
+
+def test_shadow_mode_is_recorded_not_enforced(offline_deps: Deps) -> None:
+    deps = Deps(settings=offline_deps.settings.model_copy(update={"mode": "shadow"}), reasoner=offline_deps.reasoner)
+    result = run(sample("credential-phish.eml"), deps)
+    assert result.decision.action is Action.DENY
+    assert result.decision.enforced is False
+
+
+def test_unverified_sender_domain_falls_back_to_default_sender(offline_deps: Deps) -> None:
+    deps = Deps(
+        settings=offline_deps.settings, reasoner=offline_deps.reasoner, verified_domains=frozenset({"contoso.com"})
+    )
+    note = run(sample("credential-phish.eml"), deps).notification
+    assert note is not None and note.from_address == "no-reply@example.com"
+    verified = Deps(
+        settings=offline_deps.settings, reasoner=offline_deps.reasoner, verified_domains=frozenset({"example.com"})
+    )
+    note = run(sample("credential-phish.eml"), verified).notification
+    assert note is not None and note.from_address == "quarantine@example.com"
