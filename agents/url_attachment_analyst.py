@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -22,6 +23,10 @@ async def analyze_urls_attachments(state: TriageState, runtime: Runtime[Deps]) -
     if msg is None:
         return {}
     detection = deps.settings.detection
+    # A checkpoint that lost attachment bytes would make a dangerous file look empty: refuse.
+    damaged = [a.filename or a.content_type for a in msg.attachments if hashlib.sha256(a.data).hexdigest() != a.sha256]
+    if damaged:
+        return {"errors": [f"attachment data does not match its hash: {', '.join(damaged)[:200]}"]}
     try:
         findings: list[Finding] = [
             *content_findings(msg),

@@ -44,13 +44,19 @@ class Link(BaseModel):
 
 
 class Attachment(BaseModel):
-    """An attachment's metadata and its decoded bytes (never serialized into reports)."""
+    """An attachment's metadata and its decoded bytes.
+
+    The bytes must survive checkpoint serialization (a resumed run analyzes them again), so they
+    are not excluded from dumps; reports carry `MessageSummary`, never this model.
+    """
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
     filename: str = ""
     content_type: str = "application/octet-stream"
     size: int = 0
     sha256: str = ""
-    data: bytes = Field(default=b"", exclude=True, repr=False)
+    data: bytes = Field(default=b"", repr=False)
     inline: bool = False
 
 

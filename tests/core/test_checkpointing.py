@@ -1,0 +1,72 @@
+"""A checkpointed run resumes faithfully: attachment bytes survive, and damage fails closed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from graph.builder import build_graph
+from graph.checkpointing import serializer
+from graph.context import Deps
+from graph.runner import triage
+from policies.models import Action, ReleaseRequest, VerdictLabel
+from tests.conftest import sample
+from tools.models import Attachment, ParsedMessage
+
+REQ = ReleaseRequest(requester="alexw@contoso.com")
+
+
+def test_attachment_bytes_survive_serialization() -> None:
+    serde = serializer()
+    msg = ParsedMessage(attachments=[Attachment(filename="a.exe", data=b"MZ\x90\x00", sha256="x")])
+    restored = serde.loads_typed(serde.dumps_typed(msg))
+    assert isinstance(restored, ParsedMessage)
+    assert restored.attachments[0].data == b"MZ\x90\x00"
+
+
+def test_checkpointed_run_matches_plain_run(offline_deps: Deps) -> None:
+    graph = build_graph(checkpointer=InMemorySaver(serde=serializer()))
+    config = {"configurable": {"thread_id": "req-1"}}
+    checkpointed = asyncio.run(
+        triage(sample("dangerous-attachment.eml"), REQ, offline_deps, graph=graph, config=config)
+    )
+    plain = asyncio.run(triage(sample("dangerous-attachment.eml"), REQ, offline_deps))
+    assert checkpointed.verdict is VerdictLabel.MALICIOUS
+    assert checkpointed.model_dump() == plain.model_dump()
+
+
+def test_resume_after_interrupt_keeps_attachment_evidence(offline_deps: Deps) -> None:
+    saver = InMemorySaver(serde=serializer())
+    config = {"configurable": {"thread_id": "req-2"}}
+    interrupted = build_graph(checkpointer=saver)
+    interrupted.interrupt_before = ["analyze_urls_attachments"]  # stop after parse, like a crash there
+    asyncio.run(
+        interrupted.ainvoke({"raw": sample("dangerous-attachment.eml"), "request": REQ}, config, context=offline_deps)
+    )
+    assert "analyze_urls_attachments" in interrupted.get_state(config).next  # really stopped mid-run
+    resumed = build_graph(checkpointer=saver)
+    out = asyncio.run(resumed.ainvoke(None, config, context=offline_deps))
+    result = out["result"]
+    assert result.decision.action is Action.DENY
+    assert any(f.id == "attachment.archive_dangerous_member" for f in result.evidence)
+
+
+def test_attachment_bytes_lost_in_state_fail_closed(offline_deps: Deps, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents import url_attachment_analyst
+    from tools import mime
+
+    real = mime.parse_message
+
+    def lossy(raw: bytes, limits: object = None) -> ParsedMessage:
+        msg = real(raw, limits)  # type: ignore[arg-type]
+        for att in msg.attachments:
+            att.data = b""
+        return msg
+
+    monkeypatch.setattr("agents.parser.parse_message", lossy)
+    result = asyncio.run(triage(sample("dangerous-attachment.eml"), REQ, offline_deps))
+    assert result.decision.action is Action.MANUAL_REVIEW
+    assert any("does not match its hash" in e for e in result.errors)
+    assert url_attachment_analyst  # the guard lives in this node
