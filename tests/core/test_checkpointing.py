@@ -41,9 +41,14 @@ def test_resume_after_interrupt_keeps_attachment_evidence(offline_deps: Deps) ->
     saver = InMemorySaver(serde=serializer())
     config = {"configurable": {"thread_id": "req-2"}}
     interrupted = build_graph(checkpointer=saver)
-    interrupted.interrupt_before = ["analyze_urls_attachments"]  # stop after parse, like a crash there
+    # Stop after parse, as a crash there would.
     asyncio.run(
-        interrupted.ainvoke({"raw": sample("dangerous-attachment.eml"), "request": REQ}, config, context=offline_deps)
+        interrupted.ainvoke(
+            {"raw": sample("dangerous-attachment.eml"), "request": REQ},
+            config,
+            context=offline_deps,
+            interrupt_after=["parse"],
+        )
     )
     assert "analyze_urls_attachments" in interrupted.get_state(config).next  # really stopped mid-run
     resumed = build_graph(checkpointer=saver)
