@@ -8,6 +8,7 @@ invalid settings, bad option values.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -113,6 +114,9 @@ def settings_validate(settings_file: SettingsOpt = None) -> None:
 
 
 # Command groups from other modules (each imports its heavy dependencies lazily).
+from qrelease.eval_cli import eval_command  # noqa: E402
+
+app.command("eval")(eval_command)
 
 
 def main() -> None:
@@ -122,3 +126,8 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a bug must still end with one line, not a traceback
+        if os.environ.get("QRELEASE_DEBUG"):
+            raise
+        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__} (set QRELEASE_DEBUG=1 for details)")
+        sys.exit(EXIT_INTERNAL)

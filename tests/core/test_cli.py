@@ -116,3 +116,22 @@ def test_help_documents_exit_codes() -> None:
     code, out, _ = invoke("--help")
     assert code == 0
     assert "Exit codes" in out and "2 bad input" in flat(out)
+
+
+def test_internal_errors_end_with_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from qrelease import cli
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.setattr(sys, "argv", ["qrelease", "analyze", "x.eml"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError" in err and "Traceback" not in err
