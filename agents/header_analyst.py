@@ -25,6 +25,15 @@ async def analyze_headers(state: TriageState, runtime: Runtime[Deps]) -> dict[st
             *auth_findings(msg),
             *identity_findings(msg, deps.settings.detection, deps.clock()),
         ]
-    except Exception as exc:
+    except Exception as exc:  # an extractor bug must not release anything
         return {"errors": [f"header tools: {type(exc).__name__}"]}
+    if deps.sender_history is not None and state.request.requester and msg.from_address:
+        try:
+            history = await deps.sender_history(state.request.requester, msg.from_address)
+        except Exception as exc:  # missing evidence must not tip the scale towards release
+            return {"errors": [f"sender history lookup failed: {type(exc).__name__}"]}
+        if history:
+            findings.append(Finding.of("sender.prior_correspondence", history))
+        else:
+            findings.append(Finding.of("sender.first_contact", msg.from_address))
     return await report("header", "header_report", findings, msg, deps)

@@ -23,6 +23,8 @@ MIN_VERDICT: dict[str, VerdictLabel] = {
     "attachment.macro_autoexec": MALICIOUS,
     "attachment.archive_dangerous_member": MALICIOUS,
     "attachment.double_extension": MALICIOUS,
+    "attachment.exploit_object": MALICIOUS,
+    "url.reputation_listed": MALICIOUS,
     "content.delimiter_collision": MALICIOUS,
     "content.tag_characters": MALICIOUS,
     "url.userinfo_trick": MALICIOUS,
@@ -50,6 +52,24 @@ BLOCKS_RELEASE: frozenset[str] = frozenset(
         "content.bidi_override",
         "content.prompt_injection",
         "content.plain_html_mismatch",
+        # A request to sign in or verify an account always deserves a human look: it is the phishing payload
+        # that stays when every injection and hiding trick is removed (issue 7, compromised-model test).
+        "content.credential_lure",
+        "content.mixed_script",
+        "content.prize_lure",
+        "content.credential_lure_quoted",
+        # Evidence layer (issue 3): spoofed identity and payloads a person must see before release.
+        "sender.ambiguous_from",
+        "auth.header_from_mismatch",
+        "url.mixed_script",
+        "url.file_scheme",
+        "attachment.dde",
+        "attachment.password_in_body",
+        "attachment.archive_nested",
+        "parse.nul_bytes",
+        # Broken input is never released automatically (issue 3: every parse.* defect ends in review).
+        "parse.header_defect",
+        "parse.decode_error",
         "url.ip_literal",
         "url.lookalike_domain",
         "url.anchor_mismatch",

@@ -58,7 +58,7 @@ def settings_or_fail(path: Path | None) -> Settings:
 
 @app.command()
 def analyze(
-    path: Annotated[Path, typer.Argument(help="The message: .eml (RFC 822) or Outlook .msg.")],
+    path: Annotated[Path | None, typer.Argument(help="The message: .eml (RFC 822) or Outlook .msg.")] = None,
     requester: Annotated[
         str | None, typer.Option("--requester", "-r", help="Address of the employee asking for release.")
     ] = None,
@@ -68,20 +68,43 @@ def analyze(
     ] = None,
     settings_file: SettingsOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the TriageResult as JSON.")] = False,
+    quarantine_id: Annotated[
+        str | None,
+        typer.Option("--quarantine-id", help="Analyze a live quarantined message (GUID\\GUID), read-only."),
+    ] = None,
 ) -> None:
     """Analyze one message and show the verdict, the decision and the notification (read-only)."""
     settings = settings_or_fail(settings_file)
-    try:
-        raw = read_message(path)
-    except InputError as exc:
-        fail(str(exc))
+    if quarantine_id is not None:
+        if path is not None:
+            fail("give either a message PATH or --quarantine-id, not both")
+        from rich.markup import escape
+
+        from qrelease.tenant_cli import TenantCommandError, fetch_quarantined
+
+        try:
+            raw, row = fetch_quarantined(settings, quarantine_id)
+        except TenantCommandError as exc:
+            fail(escape(str(exc)), exc.code)
+        requester = requester or row.requester
+        quarantine_type = quarantine_type or row.quarantine_type
+        path = Path(quarantine_id.replace("\\", "_") + ".eml")
+    elif path is None:
+        fail("give a message file PATH or --quarantine-id ID")
+    else:
+        try:
+            raw = read_message(path)
+        except InputError as exc:
+            fail(str(exc))
     from tools.mime import sniff
 
     unusable = sniff(raw)
     if unusable is not None:
         reason = {"parse.binary_garbage": "binary data", "parse.empty": "empty"}.get(unusable, "not an email")
         fail(f"{path} is {reason}: expected an RFC 822 message (.eml) or an Outlook .msg file")
-    request = ReleaseRequest(requester=requester, recipient=requester, quarantine_type=quarantine_type)
+    request = ReleaseRequest(
+        requester=requester, recipient=requester, quarantine_type=quarantine_type, quarantine_identity=quarantine_id
+    )
     from qrelease.service import analyze_message
 
     try:
@@ -114,9 +137,17 @@ def settings_validate(settings_file: SettingsOpt = None) -> None:
 
 
 # Command groups from other modules (each imports its heavy dependencies lazily).
+from qrelease.tenant_cli import tenant_app  # noqa: E402
+
+app.add_typer(tenant_app, name="tenant")
+
 from qrelease.eval_cli import eval_command  # noqa: E402
 
 app.command("eval")(eval_command)
+
+from qrelease.ops_cli import register as register_ops  # noqa: E402
+
+register_ops(app)  # worker, health, review, history, stats, demo
 
 
 def main() -> None:
@@ -126,7 +157,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - a bug must still end with one line, not a traceback
+    except Exception as exc:  # a bug must still end with one line, not a traceback
         if os.environ.get("QRELEASE_DEBUG"):
             raise
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__} (set QRELEASE_DEBUG=1 for details)")

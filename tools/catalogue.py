@@ -65,6 +65,8 @@ CATALOGUE: dict[str, FindingSpec] = {
     "parse.too_many_parts": _s("high", "integrity", "The message has too many MIME parts or nests too deep"),
     "parse.attachment_too_large": _s("medium", "integrity", "An attachment exceeds the decoded size limit"),
     "parse.mbox_envelope": _s("info", "integrity", "The message starts with an mbox 'From ' envelope line"),
+    "parse.charset_mismatch": _s("info", "integrity", "Text bytes do not match their declared charset"),
+    "parse.nul_bytes": _s("medium", "integrity", "The message contains NUL bytes"),
     # --- Microsoft's own verdict ----------------------------------------------------------
     "m365.quarantine_malware": _s("critical", "malicious", "Microsoft quarantined the message as malware"),
     "m365.quarantine_high_phish": _s(
@@ -85,6 +87,10 @@ CATALOGUE: dict[str, FindingSpec] = {
     "m365.bcl_high": _s("low", "spam", "Bulk complaint level 7 or more"),
     "m365.impersonation_tip": _s("medium", "malicious", "Microsoft flagged domain or user impersonation"),
     "m365.first_contact": _s("info", "spam", "Microsoft's first-contact safety tip fired"),
+    "m365.sfv_blocked": _s("low", "spam", "An admin or user block list matched the sender (SFV:BLK/SKB/SKS)"),
+    "m365.sfv_allowed": _s(
+        "info", "benign", "An allow list let the message skip spam filtering (SFV:SFE/SKA, IPV:CAL)"
+    ),
     # --- authentication -------------------------------------------------------------------
     "auth.dmarc_pass": _s("low", "benign", "DMARC passed at our own mail servers"),
     "auth.dkim_pass_aligned": _s("low", "benign", "DKIM passed for the From domain"),
@@ -96,6 +102,16 @@ CATALOGUE: dict[str, FindingSpec] = {
     "auth.none": _s("info", "spam", "No authentication results from our servers"),
     "auth.forged_results": _s(
         "high", "malicious", "An Authentication-Results header was planted by the sender (not our server)"
+    ),
+    "auth.untrusted_results": _s(
+        "info", "integrity", "Authentication results exist, but none stamped by our own servers (not used)"
+    ),
+    "auth.arc_override": _s("info", "benign", "DMARC failed but Microsoft accepted a trusted ARC seal (forwarding)"),
+    "auth.compauth_implicit_fail": _s(
+        "medium", "malicious", "Composite authentication failed implicitly (the domain has no or weak DMARC)"
+    ),
+    "auth.header_from_mismatch": _s(
+        "medium", "malicious", "Our server authenticated a different From domain than the one displayed"
     ),
     # --- sender identity ------------------------------------------------------------------
     "sender.lookalike_domain": _s("high", "malicious", "The sender domain imitates a protected domain"),
@@ -112,7 +128,20 @@ CATALOGUE: dict[str, FindingSpec] = {
     "sender.date_anomaly": _s("low", "spam", "The Date header is far in the future or past"),
     "sender.received_out_of_order": _s("low", "spam", "Received hops are out of chronological order"),
     "sender.missing_message_id": _s("low", "spam", "The message has no Message-ID"),
+    "sender.prior_correspondence": _s("low", "benign", "The requester has received mail from this sender before"),
+    "sender.first_contact": _s("low", "spam", "The requester has never received mail from this sender"),
     "sender.no_from": _s("medium", "spam", "The message has no usable From address"),
+    "sender.display_name_homoglyph": _s(
+        "high", "malicious", "The display name mixes Latin with look-alike letters of another script"
+    ),
+    "sender.platform_domain": _s("medium", "malicious", "The sender uses a free app-hosting or fresh-tenant domain"),
+    "sender.ambiguous_from": _s("high", "malicious", "The message has several From headers or addresses"),
+    "sender.brand_in_domain": _s("medium", "malicious", "The sender domain embeds a protected brand or our name"),
+    "sender.reply_to_freemail": _s("medium", "malicious", "Replies go to a free-mail address, not the sender's domain"),
+    "sender.dkim_domain_mismatch": _s("info", "spam", "The only valid DKIM signature is from another domain"),
+    "sender.message_id_domain": _s(
+        "low", "malicious", "A protected sender's Message-ID comes from an unrelated domain"
+    ),
     # --- content --------------------------------------------------------------------------
     "content.hidden_text": _s("medium", "malicious", "The HTML hides text from the reader"),
     "content.invisible_unicode": _s("medium", "malicious", "Invisible Unicode characters are present"),
@@ -124,6 +153,18 @@ CATALOGUE: dict[str, FindingSpec] = {
     ),
     "content.credential_lure": _s("high", "malicious", "The text asks for credentials or account verification"),
     "content.urgency": _s("low", "malicious", "The text pressures the reader with urgency or threats"),
+    "content.injection_quoted": _s(
+        "info", "malicious", "The visible text quotes phrases used to instruct an AI (e.g. a security newsletter)"
+    ),
+    "content.prize_lure": _s(
+        "medium", "malicious", "The text claims the reader won or was selected for a prize or reward"
+    ),
+    "content.credential_lure_quoted": _s(
+        "low", "malicious", "The visible text quotes a credential lure (e.g. a threat digest)"
+    ),
+    "content.mixed_script": _s(
+        "medium", "malicious", "Words mix Latin letters with Cyrillic or Greek look-alikes (homoglyph spoofing)"
+    ),
     "content.payment_lure": _s("medium", "malicious", "The text asks for payment details or a transfer"),
     "content.advance_fee": _s("medium", "spam", "The text has the shape of an advance-fee scam"),
     "content.marketing": _s("low", "spam", "The text reads as unsolicited marketing"),
@@ -145,6 +186,15 @@ CATALOGUE: dict[str, FindingSpec] = {
     "url.file_sharing": _s("low", "malicious", "A link points to a file-sharing or form service"),
     "url.suspicious_tld": _s("low", "spam", "A link uses a TLD favoured by abuse"),
     "url.login_form_link": _s("medium", "malicious", "A link points to a login or verification page"),
+    "url.cloud_hosted_page": _s(
+        "high", "malicious", "A link opens a web page stored in a cloud bucket (a throw-away landing page)"
+    ),
+    "url.reputation_listed": _s("critical", "malicious", "URLhaus lists a link of the message as malware delivery"),
+    "url.reputation_unavailable": _s("info", "integrity", "The optional URL reputation lookup failed"),
+    "url.mixed_script": _s("high", "malicious", "A link's host mixes scripts (a homograph of a Latin name)"),
+    "url.brand_in_domain": _s("medium", "malicious", "A link's domain embeds a protected brand it does not belong to"),
+    "url.tracking_link": _s("info", "spam", "A link goes through a mailing service's click tracker"),
+    "url.file_scheme": _s("high", "malicious", "A link opens a local or network file (file: or UNC path)"),
     # --- attachments ----------------------------------------------------------------------
     "attachment.executable": _s("critical", "malicious", "An attachment is an executable or script"),
     "attachment.dangerous_container": _s(
@@ -162,6 +212,16 @@ CATALOGUE: dict[str, FindingSpec] = {
     "attachment.archive_bomb": _s("high", "malicious", "An archive expands beyond safe limits"),
     "attachment.calendar_invite": _s("low", "malicious", "The message carries a calendar invite"),
     "attachment.unreadable": _s("medium", "integrity", "An attachment could not be inspected"),
+    "attachment.dde": _s("high", "malicious", "An Office or RTF attachment contains a DDE command field"),
+    "attachment.exploit_object": _s(
+        "critical", "malicious", "An attachment embeds an Equation Editor object (a known exploit vector)"
+    ),
+    "attachment.password_in_body": _s(
+        "high", "malicious", "An attachment is password protected and the message text gives the password"
+    ),
+    "attachment.pdf_link": _s("low", "malicious", "A PDF attachment contains links to web pages"),
+    "attachment.archive_nested": _s("medium", "malicious", "An archive contains another archive"),
+    "attachment.calendar_link": _s("low", "malicious", "A calendar invite contains a web link"),
 }
 
 

@@ -131,3 +131,36 @@ def test_unverified_sender_domain_falls_back_to_default_sender(offline_deps: Dep
     )
     note = run(sample("credential-phish.eml"), verified).notification
     assert note is not None and note.from_address == "quarantine@example.com"
+
+
+def test_sender_history_lookup_adds_evidence(offline_deps: Deps) -> None:
+    calls: list[tuple[str, str]] = []
+
+    async def history(user: str, sender: str) -> str | None:
+        calls.append((user, sender))
+        return "12 messages since 2025-03-01"
+
+    deps = Deps(settings=offline_deps.settings, reasoner=offline_deps.reasoner, sender_history=history)
+    result = run(sample("legit-invoice.eml"), deps)
+    assert calls == [("alexw@contoso.com", "maria.lopez@fabrikam.com")]
+    assert any(f.id == "sender.prior_correspondence" for f in result.evidence)
+
+
+def test_first_contact_is_evidence_and_lookup_failure_fails_closed(offline_deps: Deps) -> None:
+    async def never(user: str, sender: str) -> str | None:
+        return None
+
+    async def broken(user: str, sender: str) -> str | None:
+        raise TimeoutError
+
+    first = run(
+        sample("legit-invoice.eml"),
+        Deps(settings=offline_deps.settings, reasoner=offline_deps.reasoner, sender_history=never),
+    )
+    assert any(f.id == "sender.first_contact" for f in first.evidence)
+    failed = run(
+        sample("legit-invoice.eml"),
+        Deps(settings=offline_deps.settings, reasoner=offline_deps.reasoner, sender_history=broken),
+    )
+    assert failed.decision.action is Action.MANUAL_REVIEW
+    assert any("sender history lookup failed" in e for e in failed.errors)

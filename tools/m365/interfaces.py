@@ -110,3 +110,60 @@ class DirectoryClient(Protocol):
     async def sender_history(self, user: str, sender: str) -> str | None:
         """A line of evidence on earlier mail from `sender` in `user`'s mailbox, or None."""
         ...
+
+
+# --- Extensions (new names only; the names above stay stable for the worker and the fake tenant) ---
+
+
+class TransientTenantError(TenantError):
+    """Throttled (429/503), a 5xx, a timeout or a dropped connection: a read may be retried later."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, permanent=False)
+        self.retry_after = retry_after
+
+
+class TenantPermissionError(TenantError):
+    """401/403: the app lacks a credential, a permission or a role; the message names which."""
+
+    def __init__(self, message: str, *, status: int | None = None, permission: str = "") -> None:
+        super().__init__(message, status=status, permanent=True)
+        self.permission = permission
+
+
+class TenantNotFound(TenantError):
+    """404 or "cannot find an object": the user, mailbox or quarantined message does not exist (any more)."""
+
+    def __init__(self, message: str, *, status: int | None = 404) -> None:
+        super().__init__(message, status=status, permanent=True)
+
+
+class QuarantineStateError(TenantError):
+    """Release or deny is impossible because the message reached another terminal state first.
+
+    Not a failure of the call: the worker closes the request with `state` instead of retrying.
+    """
+
+    def __init__(self, message: str, *, state: ReleaseStatus) -> None:
+        super().__init__(message, status=None, permanent=True)
+        self.state = state
+
+
+class UserProfile(BaseModel):
+    """The few directory fields an analyst may see about a person (read-only lookup)."""
+
+    address: str
+    display_name: str = ""
+    job_title: str = ""
+    department: str = ""
+    account_enabled: bool | None = None
+    user_type: str = ""
+    """`Member` or `Guest`."""
+
+
+class UserLookup(Protocol):
+    """Read-only directory lookup offered to agents next to `DirectoryClient.sender_history`."""
+
+    async def user_profile(self, address: str) -> UserProfile | None:
+        """The person's profile, or None when the address is not a user of the tenant."""
+        ...
