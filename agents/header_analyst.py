@@ -22,7 +22,7 @@ async def analyze_headers(state: TriageState, runtime: Runtime[Deps]) -> dict[st
     try:
         findings: list[Finding] = [
             *microsoft_findings(msg, state.request),
-            *auth_findings(msg),
+            *auth_findings(msg, deps.settings.detection.trusted_authserv_ids),
             *identity_findings(msg, deps.settings.detection, deps.clock()),
         ]
     except Exception as exc:  # an extractor bug must not release anything

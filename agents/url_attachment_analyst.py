@@ -33,6 +33,15 @@ async def analyze_urls_attachments(state: TriageState, runtime: Runtime[Deps]) -
             *url_findings(msg, detection),
             *attachment_findings(msg, detection),
         ]
-    except Exception as exc:
+    except Exception as exc:  # an extractor bug must not release anything
         return {"errors": [f"url/attachment tools: {type(exc).__name__}"]}
+    if detection.url_reputation:
+        # Imported here: the optional lookup pulls in httpx, which offline runs never need.
+        from tools.reputation import ReputationConfig, url_reputation_findings
+
+        key = detection.urlhaus_auth_key.get_secret_value() if detection.urlhaus_auth_key else None
+        config = ReputationConfig(
+            enabled=True, urlhaus_auth_key=key, timeout_seconds=detection.reputation_timeout_seconds
+        )
+        findings += await url_reputation_findings([link.url for link in msg.links], config)
     return await report("url_attachment", "url_report", findings, msg, deps)

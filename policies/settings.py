@@ -100,6 +100,12 @@ class DetectionSettings(BaseModel):
         ]
     )
     vip_display_names: list[str] = Field(default_factory=list)
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    """Extra authserv-ids whose Authentication-Results are trusted (a gateway in front of Microsoft)."""
+    url_reputation: bool = False
+    """Ask URLhaus about the message's links (off by default; never required)."""
+    urlhaus_auth_key: SecretStr | None = None
+    reputation_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     #: Hard limits that turn into `parse.*` findings instead of crashes.
     max_message_bytes: int = 40 * 1024 * 1024
     max_headers: int = 1000

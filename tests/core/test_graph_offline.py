@@ -164,3 +164,16 @@ def test_first_contact_is_evidence_and_lookup_failure_fails_closed(offline_deps:
     )
     assert failed.decision.action is Action.MANUAL_REVIEW
     assert any("sender history lookup failed" in e for e in failed.errors)
+
+
+def test_url_reputation_is_off_by_default_and_a_failed_lookup_is_only_information(settings: object) -> None:
+    from agents.offline_reasoner import OfflineReasoner
+    from policies.settings import load_settings
+
+    off = run(sample("credential-phish.eml"), Deps(settings=load_settings(mode="enforce"), reasoner=OfflineReasoner()))
+    assert not any(f.id.startswith("url.reputation") for f in off.evidence)
+    on_settings = load_settings(mode="enforce", detection={"url_reputation": True, "urlhaus_auth_key": "k"})
+    # The test network is blocked, so the lookup fails: recorded, and the verdict stands on local evidence.
+    on = run(sample("credential-phish.eml"), Deps(settings=on_settings, reasoner=OfflineReasoner()))
+    assert any(f.id == "url.reputation_unavailable" for f in on.evidence)
+    assert on.verdict is off.verdict
