@@ -37,10 +37,10 @@ def test_samples_reach_the_expected_decision(
     assert result.errors == []
 
 
-def test_legit_sample_is_never_denied(offline_deps: Deps) -> None:
+def test_legit_reply_misfiled_as_spam_by_microsoft_is_released(offline_deps: Deps) -> None:
     result = run(sample("legit-invoice.eml"), offline_deps)
     assert result.verdict is VerdictLabel.SAFE
-    assert result.decision.action is not Action.DENY
+    assert result.decision.rule == "release.safe"
     assert result.notification is None
 
 
