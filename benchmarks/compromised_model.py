@@ -25,13 +25,21 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the compromised model lives with the tests that use it
 
 
+#: Set by --floors-only: measure the evidence floors alone, without the two-key rule (the default setting).
+TWO_KEYS = True
+
+
 def _deps(mode: str = "always_safe", quote: str = "") -> object:
     from agents.llm_reasoner import LLMReasoner
     from graph.context import Deps
     from policies.settings import load_settings
     from tests.adversarial.compromised import compromised
 
-    settings = load_settings(mode="enforce", reasoner={"kind": "openai", "api_key": "unused-offline"})
+    settings = load_settings(
+        mode="enforce",
+        reasoner={"kind": "openai", "api_key": "unused-offline"},
+        model_release_needs_scorer=TWO_KEYS,
+    )
     return Deps(settings=settings, reasoner=LLMReasoner(compromised(mode, quote), settings.reasoner))
 
 
@@ -55,6 +63,7 @@ async def corpus(root: Path, labels: set[str], quarantine_type: str | None) -> i
     seconds = time.perf_counter() - start
     by_source = Counter(path.split("/", 1)[0] for path, _, _ in released)
     print(f"labels {','.join(sorted(labels))}; quarantine type {quarantine_type or '(none: evidence alone)'}")
+    print("two-key rule:", "on (default settings)" if TWO_KEYS else "off (evidence floors alone)")
     print(f"{len(released)} of {len(rows)} would be released by an always-safe model ({seconds:.0f}s)")
     print("decisions:", dict(rules.most_common()))
     print("released by source:", dict(by_source.most_common()))
@@ -95,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         "--quarantine-type", default=None, help="Microsoft's quarantine reason to assume (default none)"
     )
     parser.add_argument("--adversarial", action="store_true", help="run every hostile mode over the adversarial set")
+    parser.add_argument("--floors-only", action="store_true", help="turn the two-key rule off (floors alone)")
     args = parser.parse_args(argv)
+    global TWO_KEYS
+    TWO_KEYS = not args.floors_only
     if args.adversarial:
         return 1 if asyncio.run(adversarial()) else 0
     if not (args.corpus / "MANIFEST.csv").is_file():

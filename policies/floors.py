@@ -118,3 +118,20 @@ def compute_floor(findings: Iterable[Finding]) -> Floor:
     because |= {fid for fid in ids if MIN_VERDICT.get(fid) == level and level != VerdictLabel.SAFE}
     blocking = ids & BLOCKS_RELEASE
     return Floor(min_verdict=level, blocks_release=bool(blocking), because=sorted(because | blocking))
+
+
+def with_scorer(floor: Floor, label: VerdictLabel, confidence: float, min_confidence: float) -> Floor:
+    """Two keys for a model reasoner: its "safe" releases only what the deterministic scorer would release.
+
+    A compromised or manipulated model can then add caution but never cause a release on its own.
+    """
+    because = list(floor.because)
+    min_verdict = floor.min_verdict
+    if label is MALICIOUS and min_verdict is not MALICIOUS:
+        min_verdict = MALICIOUS
+        because.append("scorer.malicious")
+    blocks = floor.blocks_release
+    if label is not VerdictLabel.SAFE or confidence < min_confidence:
+        blocks = True
+        because.append(f"scorer.{label}" if label is not VerdictLabel.SAFE else "scorer.low_confidence")
+    return Floor(min_verdict=min_verdict, blocks_release=blocks, because=sorted(set(because)))

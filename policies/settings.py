@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     eligible_groups: list[str] = Field(default_factory=list)
     """Entra ID group object ids whose (transitive) members are in scope."""
     min_release_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    model_release_needs_scorer: bool = True
+    """With a model reasoner, release only what the deterministic scorer would also release."""
     sender_name: str = "IT Security"
     sender_mailbox: EmailStr = "quarantine@example.com"
     default_sender_mailbox: EmailStr = "no-reply@example.com"

@@ -156,3 +156,20 @@ def test_build_reasoner_needs_no_network_and_picks_the_provider() -> None:
         reasoner = build_reasoner(load_settings(reasoner=cfg))
         assert isinstance(reasoner, LLMReasoner)
         assert type(reasoner._model).__name__ == expected
+
+
+def test_model_safe_needs_the_scorer_to_agree(llm_settings: Settings) -> None:
+    # The scorer calls the marketing mail spam: a model's "safe" alone must not release it.
+    model = scripted(analyst(), analyst(), synthesis("safe", 1.0))
+    result = run(model, llm_settings, "marketing-spam.eml")
+    assert result.verdict is VerdictLabel.SAFE
+    assert result.decision.rule == "review.floor_blocks_release"
+    assert "scorer.spam" in result.floor.because
+
+
+def test_two_keys_can_be_turned_off_by_the_admin(llm_settings: Settings) -> None:
+    relaxed = llm_settings.model_copy(update={"model_release_needs_scorer": False})
+    model = scripted(analyst(), analyst(), synthesis("safe", 1.0))
+    result = run(model, relaxed, "marketing-spam.eml")
+    assert not any(b.startswith("scorer.") for b in result.floor.because)
+    assert result.decision.action is Action.RELEASE
