@@ -12,6 +12,7 @@ from graph.context import Deps
 from graph.state import MessageSummary, TriageResult, TriageState
 from policies.models import Floor, Notification, PolicyDecision
 from policies.settings import Settings
+from tools.catalogue import SEVERITY_WEIGHT, Severity, Signal
 from tools.sanitize import sanitize_header, sanitize_text
 
 
@@ -29,6 +30,19 @@ def reference_for(state: TriageState) -> str:
     return "QR-" + hashlib.sha256((key or state.raw[:4096].hex()).encode()).hexdigest()[:10].upper()
 
 
+def _finding_lines(state: TriageState, limit: int = 5) -> str:
+    """The strongest findings, in the catalogue's own words: code-written, so nothing from the email."""
+    findings = [*(state.header_report.findings if state.header_report else [])]
+    findings += state.url_report.findings if state.url_report else []
+    findings += state.message.findings if state.message else []
+    ranked = sorted(
+        (f for f in findings if f.signal is not Signal.BENIGN and f.severity is not Severity.INFO),
+        key=lambda f: -SEVERITY_WEIGHT[f.severity],
+    )
+    lines = list(dict.fromkeys(f"- {f.description}" for f in ranked))[:limit]
+    return "\n".join(lines) or "- No single decisive finding; the overall pattern matches unwanted mail."
+
+
 def compose(state: TriageState, deps: Deps, decision: PolicyDecision) -> Notification | None:
     """The notification the decision calls for, or None."""
     if decision.notify == "none" or not state.request.requester or state.verdict is None:
@@ -38,6 +52,7 @@ def compose(state: TriageState, deps: Deps, decision: PolicyDecision) -> Notific
     body = prompts.render(
         f"notify_{decision.notify}",
         subject=subject,
+        findings=_finding_lines(state),
         reasoning=sanitize_text(state.verdict.reasoning, settings.notification_max_reasoning_chars),
         sender_name=sanitize_header(settings.sender_name, 80),
         reference=reference_for(state),

@@ -177,3 +177,13 @@ def test_url_reputation_is_off_by_default_and_a_failed_lookup_is_only_informatio
     on = run(sample("credential-phish.eml"), Deps(settings=on_settings, reasoner=OfflineReasoner()))
     assert any(f.id == "url.reputation_unavailable" for f in on.evidence)
     assert on.verdict is off.verdict
+
+
+def test_notification_lists_findings_in_the_catalogue_words(offline_deps: Deps) -> None:
+    from tools.catalogue import CATALOGUE
+
+    note = run(sample("dangerous-attachment.eml"), offline_deps).notification
+    assert note is not None
+    section = note.body.split("What our checks found:", 1)[1].split("The analysis in its own words:", 1)[0]
+    lines = [line[2:] for line in section.strip().splitlines()]
+    assert lines and all(line in {s.description for s in CATALOGUE.values()} for line in lines)

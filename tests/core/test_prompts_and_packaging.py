@@ -16,8 +16,8 @@ EXPECTED_VARIABLES = {
         "delimiter", "floor", "header_lean", "header_confidence", "header_summary",
         "url_lean", "url_confidence", "url_summary", "findings", "visible_text",
     },
-    "notify_malicious": {"subject", "reasoning", "sender_name", "reference"},
-    "notify_spam": {"subject", "reasoning", "sender_name", "reference"},
+    "notify_malicious": {"subject", "findings", "reasoning", "sender_name", "reference"},
+    "notify_spam": {"subject", "findings", "reasoning", "sender_name", "reference"},
 }  # fmt: skip
 
 
