@@ -6,10 +6,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agents.offline_reasoner import classify
 from agents.reasoner import ReasonerError
 from graph.context import Deps
 from graph.state import TriageState
-from agents.offline_reasoner import classify
 from policies.floors import compute_floor, with_scorer
 
 

@@ -332,6 +332,24 @@ def _operator_decide(
     )
 
 
+def _finding_lines(findings: list[dict[str, Any]], limit: int = 5) -> str:
+    """The recorded findings in the catalogue's own words (never text from the email), strongest first."""
+    from tools.catalogue import SEVERITY_WEIGHT, Severity, Signal, spec
+
+    specs = []
+    for f in findings:
+        try:
+            specs.append(spec(str(f.get("id"))))
+        except Exception:
+            continue  # a finding id retired from the catalogue since the decision
+    ranked = sorted(
+        (s for s in specs if s.signal is not Signal.BENIGN and s.severity is not Severity.INFO),
+        key=lambda s: -SEVERITY_WEIGHT[s.severity],
+    )
+    lines = list(dict.fromkeys(f"- {s.description}" for s in ranked))[:limit]
+    return "\n".join(lines) or "- A security analyst reviewed the message."
+
+
 def _operator_notification(settings: Settings, store: Store, row: Any) -> dict[str, Any] | None:
     """The requester's notification for an operator's deny, from the same templates as automatic ones."""
     import prompts
@@ -344,13 +362,19 @@ def _operator_notification(settings: Settings, store: Store, row: Any) -> dict[s
     kind = "malicious" if last is not None and last.verdict == "malicious" else "spam"
     reasoning = (last.reasoning if last is not None and last.verdict else "") or "A security analyst reviewed it."
     subject = sanitize_header(row.subject, 120) or "(no subject)"
-    body = prompts.render(
-        f"notify_{kind}",
-        subject=subject,
-        reasoning=sanitize_text(reasoning, settings.notification_max_reasoning_chars),
-        sender_name=sanitize_header(settings.sender_name, 80),
-        reference="QR-" + hashlib.sha256(row.identity.encode()).hexdigest()[:10].upper(),
-    )
+    values = {
+        "subject": subject,
+        "findings": _finding_lines(last.findings if last is not None else []),
+        "reasoning": sanitize_text(reasoning, settings.notification_max_reasoning_chars),
+        "sender_name": sanitize_header(settings.sender_name, 80),
+        "reference": "QR-" + hashlib.sha256(row.identity.encode()).hexdigest()[:10].upper(),
+    }
+    name = f"notify_{kind}"
+    try:
+        # Give the template exactly the slots it declares; one this command cannot fill is an error.
+        body = prompts.render(name, **{k: v for k, v in values.items() if k in prompts.variables(name)})
+    except prompts.PromptError as exc:
+        _fail(f"cannot compose the notification: {exc}", code=1)
     return {
         "to": row.requester,
         "from_address": choose_sender(settings, None),

@@ -363,6 +363,7 @@ def test_review_commands_record_the_operator_and_the_worker_acts(sqlite_url: str
     assert tenant.status(rel.identity) == ReleaseStatus.RELEASED
     assert tenant.status(den.identity) == ReleaseStatus.DENIED
     assert [m.to for m in tenant.sent] == [den.requester]
+    assert "QR-" in tenant.sent[0].body and "{" not in tenant.sent[0].body
     assert any(e.actor == "operator:alice" and "known sender" in e.detail for e in store.audit_trail(rel.id))
     shown = runner.invoke(app, ["review", "show", ids[0], "--json", *db])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["request"]["state"] == "done"
