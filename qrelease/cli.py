@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from policies.models import QuarantineType, ReleaseRequest
 from policies.settings import Settings, SettingsError, load_settings
@@ -44,7 +45,8 @@ err_console = Console(stderr=True, highlight=False)
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """One line on stderr and a non-zero exit: no traceback for bad input."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    # File names and tenant errors may contain [brackets]: escape them so rich prints them verbatim.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -78,14 +80,12 @@ def analyze(
     if quarantine_id is not None:
         if path is not None:
             fail("give either a message PATH or --quarantine-id, not both")
-        from rich.markup import escape
-
         from qrelease.tenant_cli import TenantCommandError, fetch_quarantined
 
         try:
             raw, row = fetch_quarantined(settings, quarantine_id)
         except TenantCommandError as exc:
-            fail(escape(str(exc)), exc.code)
+            fail(str(exc), exc.code)
         requester = requester or row.requester
         quarantine_type = quarantine_type or row.quarantine_type
         path = Path(quarantine_id.replace("\\", "_") + ".eml")

@@ -135,3 +135,9 @@ def test_internal_errors_end_with_one_line_and_exit_1(
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "internal error: RuntimeError" in err and "Traceback" not in err
+
+
+def test_error_messages_print_brackets_verbatim(tmp_path: Path) -> None:
+    code, _, err = invoke("analyze", str(tmp_path / "[bold]odd[/bold].eml"))
+    assert code == 2
+    assert "[bold]odd[/bold].eml" in err
