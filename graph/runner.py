@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from graph.builder import build_graph
 from graph.context import Deps
@@ -40,6 +40,29 @@ def failed_result(reason: str, deps: Deps) -> TriageResult:
     )
 
 
+Durability = Literal["sync", "async", "exit"]
+
+
+async def _run(
+    graph: Any,
+    graph_input: TriageInput | None,
+    deps: Deps,
+    config: dict[str, Any] | None,
+    durability: Durability | None,
+) -> TriageResult:
+    """Invoke (or, with no input, resume) the graph; every failure is the fail-closed result."""
+    timeout = 3 * deps.settings.reasoner.timeout_seconds + RUN_SLACK_SECONDS
+    options: dict[str, Any] = {"durability": durability} if durability else {}
+    try:
+        out = await asyncio.wait_for(graph.ainvoke(graph_input, config=config, context=deps, **options), timeout)
+        return TriageResult.model_validate(out["result"])
+    except TimeoutError:
+        return failed_result(f"the run exceeded {timeout:.0f}s", deps)
+    except Exception as exc:  # fail closed: an unexpected error is manual review
+        verb = "resuming triage" if graph_input is None else "triage"
+        return failed_result(f"{type(exc).__name__} during {verb}", deps)
+
+
 async def triage(
     raw: bytes,
     request: ReleaseRequest,
@@ -47,19 +70,20 @@ async def triage(
     *,
     graph: Any = None,
     config: dict[str, Any] | None = None,
+    durability: Durability | None = None,
 ) -> TriageResult:
-    """Analyze one message and decide; never raises for bad input, model or graph failures."""
-    graph = graph or _default_graph()
-    timeout = 3 * deps.settings.reasoner.timeout_seconds + RUN_SLACK_SECONDS
-    try:
-        out = await asyncio.wait_for(
-            graph.ainvoke(TriageInput(raw=raw, request=request), config=config, context=deps), timeout
-        )
-        return TriageResult.model_validate(out["result"])
-    except TimeoutError:
-        return failed_result(f"the run exceeded {timeout:.0f}s", deps)
-    except Exception as exc:
-        return failed_result(f"{type(exc).__name__} during triage", deps)
+    """Analyze one message and decide; never raises for bad input, model or graph failures.
+
+    `durability="sync"` (with a checkpointer) writes each step's checkpoint before the next starts.
+    """
+    return await _run(graph or _default_graph(), TriageInput(raw=raw, request=request), deps, config, durability)
+
+
+async def resume(
+    deps: Deps, *, graph: Any, config: dict[str, Any], durability: Durability | None = None
+) -> TriageResult:
+    """Continue a checkpointed run that stopped mid-graph (a crash); same fail-closed contract as `triage`."""
+    return await _run(graph, None, deps, config, durability)
 
 
 def triage_sync(raw: bytes, request: ReleaseRequest, deps: Deps) -> TriageResult:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from graph.context import Deps
-from graph.runner import failed_result, triage
+from graph.runner import resume, triage
 from graph.state import TriageResult
 from policies.models import QuarantineType, ReleaseRequest
 from policies.settings import Settings
@@ -466,14 +466,14 @@ class Worker:
 
     async def _analyze(self, claim: Claim) -> RequestState:
         row = claim.request
-        # Durability "sync": each step's checkpoint is written before the next starts, so a crash resumes there.
-        config: RunnableConfig = {"configurable": {"thread_id": claim.id, "__pregel_durability": "sync"}}
+        config: RunnableConfig = {"configurable": {"thread_id": claim.id}}
         snapshot = await self.graph.aget_state(config)
         resumed = False
         if snapshot.next:
             # A previous attempt died mid-graph: continue from the last checkpoint, not from scratch.
             resumed = True
-            result = await self._resume(config)
+            # Durability "sync": each step's checkpoint is written before the next starts, so a crash resumes there.
+            result = await resume(self._deps, graph=self.graph, config=dict(config), durability="sync")
         elif snapshot.values.get("result") is not None:
             resumed = True  # the graph finished but the decision was never recorded
             result = TriageResult.model_validate(snapshot.values["result"])
@@ -499,7 +499,7 @@ class Worker:
                 quarantine_identity=row.identity,
                 requester_groups=await self._groups(row.requester),
             )
-            result = await triage(raw, request, self._deps, graph=self.graph, config=dict(config))
+            result = await triage(raw, request, self._deps, graph=self.graph, config=dict(config), durability="sync")
         r = self.settings.reasoner
         state = await asyncio.to_thread(
             self.store.save_decision,
@@ -521,19 +521,6 @@ class Worker:
             resumed=resumed,
         )
         return state
-
-    async def _resume(self, config: RunnableConfig) -> TriageResult:
-        """Continue an interrupted run; any failure is the fail-closed result (manual review)."""
-        from graph.runner import RUN_SLACK_SECONDS
-
-        timeout = 3 * self.settings.reasoner.timeout_seconds + RUN_SLACK_SECONDS
-        try:
-            out = await asyncio.wait_for(self.graph.ainvoke(None, config=config, context=self._deps), timeout)
-            return TriageResult.model_validate(out["result"])
-        except TimeoutError:
-            return failed_result(f"the resumed run exceeded {timeout:.0f}s", self._deps)
-        except Exception as exc:
-            return failed_result(f"{type(exc).__name__} while resuming triage", self._deps)
 
     async def _groups(self, requester: str | None) -> list[str] | None:
         """The requester's eligible groups, when the scope depends on them; None if unresolved."""

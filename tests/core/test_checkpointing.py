@@ -75,3 +75,29 @@ def test_attachment_bytes_lost_in_state_fail_closed(offline_deps: Deps, monkeypa
     assert result.decision.action is Action.MANUAL_REVIEW
     assert any("does not match its hash" in e for e in result.errors)
     assert url_attachment_analyst  # the guard lives in this node
+
+
+def test_runner_resume_finishes_an_interrupted_run_and_fails_closed_on_errors(offline_deps: Deps) -> None:
+    from graph.runner import resume
+
+    saver = InMemorySaver(serde=serializer())
+    graph = build_graph(checkpointer=saver)
+    config = {"configurable": {"thread_id": "req-3"}}
+    asyncio.run(
+        graph.ainvoke(
+            {"raw": sample("credential-phish.eml"), "request": REQ},
+            config,
+            context=offline_deps,
+            interrupt_after=["parse"],
+        )
+    )
+    result = asyncio.run(resume(offline_deps, graph=graph, config=config, durability="sync"))
+    assert result.decision.rule == "deny.malicious"
+
+    class Broken:
+        async def ainvoke(self, *args: object, **kwargs: object) -> object:
+            raise OSError("checkpoint store unreachable")
+
+    failed = asyncio.run(resume(offline_deps, graph=Broken(), config=config))
+    assert failed.decision.action is Action.MANUAL_REVIEW
+    assert "resuming triage" in failed.errors[0]
