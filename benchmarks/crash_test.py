@@ -58,6 +58,8 @@ class Worker:
                 "QRELEASE_MIN_RELEASE_CONFIDENCE": "0",
                 "QRELEASE_WORKER__POLL_INTERVAL_SECONDS": "0.3",
                 "QRELEASE_WORKER__LEASE_SECONDS": "10",
+                # The fake tenant files a sent mail in Sent Items at once; real Exchange needs the default wait.
+                "QRELEASE_WORKER__NOTIFY_SETTLE_SECONDS": "1",
                 "QRELEASE_WORKER__MAX_ATTEMPTS": "20",
                 "QRELEASE_WORKER__CONCURRENCY": "3",
                 "QRELEASE_WORKER__HEALTH_FILE": str(self.health),

@@ -148,6 +148,8 @@ class WorkerSettings(BaseModel):
     lease_seconds: int = Field(default=300, ge=10)
     shutdown_deadline_seconds: float = Field(default=30.0, ge=0)
     retention_days: int = Field(default=30, ge=1)
+    notify_settle_seconds: float = Field(default=120.0, ge=0, le=3600)
+    """After a send with an unknown outcome, how long Sent Items gets to show the copy before a resend."""
     health_file: Path | None = None
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from qrelease.store.models import ActionKind, ActionRow, LedgerState, RequestState
+from qrelease.store.models import ActionKind, ActionRow, LedgerState, RequestState, utc_now
 from qrelease.store.repo import Claim, LeaseLost, Store
 from tools.m365.interfaces import (
     DirectoryClient,
@@ -80,11 +81,13 @@ class Executor:
         directory: DirectoryClient,
         *,
         min_lease_left: float = 5.0,
+        notify_settle_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.quarantine = quarantine
         self.directory = directory
         self.min_lease_left = min_lease_left
+        self.notify_settle_seconds = notify_settle_seconds
 
     async def execute(self, claim: Claim) -> Execution:
         """Run every pending ledger row of the claimed request, in order."""
@@ -123,6 +126,16 @@ class Executor:
                         "reconciled: found in Sent Items",
                     )
                     return None
+                if action.state in (LedgerState.IN_FLIGHT, LedgerState.UNKNOWN):
+                    # Exchange accepts sendMail before the copy reaches Sent Items: give it time to appear
+                    # before concluding the mail was never sent, or a crash right after sending resends it.
+                    waited = (utc_now() - _aware(action.updated_at)).total_seconds()
+                    if waited < self.notify_settle_seconds:
+                        return Execution(
+                            Outcome.RETRY,
+                            f"notify outcome unknown; waiting {self.notify_settle_seconds - waited:.0f}s "
+                            "for Sent Items before sending again",
+                        )
             else:
                 status = (await self.quarantine.get_message(identity)).release_status
                 if status in _APPLIED[kind]:
@@ -191,6 +204,11 @@ class Executor:
     async def _notified(self, action: ActionRow) -> bool:
         sender = str((action.payload or {}).get("from_address", ""))
         return bool(sender) and await self.directory.sent_with_marker(sender, action.idempotency_key)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the store writes UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _id(action: ActionRow) -> int:

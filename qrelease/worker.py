@@ -221,7 +221,11 @@ class Worker:
         self.graph = build_graph(checkpointer=checkpointer)
         self.checkpointer = checkpointer
         self.executor = Executor(
-            store, tenant.quarantine, tenant.directory, min_lease_left=min(30.0, settings.worker.lease_seconds / 3)
+            store,
+            tenant.quarantine,
+            tenant.directory,
+            min_lease_left=min(30.0, settings.worker.lease_seconds / 3),
+            notify_settle_seconds=settings.worker.notify_settle_seconds,
         )
         self.retry_base = retry_base_seconds
         self.idle_sleep = idle_sleep_seconds

@@ -161,3 +161,23 @@ def test_a_lease_about_to_expire_is_not_used_for_a_side_effect(store: Store) -> 
     store.save_decision(claim, result_for(Action.RELEASE), requester="user0@contoso.com")
     outcome = asyncio.run(Executor(store, tenant, tenant, min_lease_left=10).execute(claim)).outcome
     assert outcome is Outcome.LOST and tenant.release_calls[identity] == 0
+
+
+def test_unknown_notification_waits_for_sent_items_to_settle_before_resending(store: Store) -> None:
+    """A crash right after sendMail: the copy may not be in Sent Items yet, so nothing is resent at once."""
+    tenant = FakeTenant()
+    claim, identity = _decided(store, tenant, Action.DENY, notify=True)
+    deny, notify = store.actions(claim.id)
+    assert deny.id is not None and notify.id is not None
+    asyncio.run(tenant.deny(identity))
+    store.finish_action(claim, deny.id, LedgerState.DONE, "applied")
+    store.begin_action(claim, notify.id, min_lease_left=0)  # the send started, then the worker died
+
+    patient = Executor(store, tenant, tenant, notify_settle_seconds=600)
+    result = asyncio.run(patient.execute(_reclaim(store)))
+    assert result.outcome is Outcome.RETRY
+    assert "waiting" in result.reason
+    assert tenant.sent_per_marker().get(notify.idempotency_key, 0) == 0
+    # Once the settle time has passed with no copy in Sent Items, the mail really was not sent: send it.
+    assert asyncio.run(Executor(store, tenant, tenant).execute(_reclaim(store))).outcome is Outcome.DONE
+    assert tenant.sent_per_marker()[notify.idempotency_key] == 1
