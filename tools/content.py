@@ -17,7 +17,7 @@ import re
 import zipfile
 import zlib
 
-from tools.html_view import HtmlView, render
+from tools.html_view import render
 from tools.models import Finding, ParsedMessage
 from tools.unicode_text import fold_confusables, inspect_invisible, mixed_script_words, normalize
 
@@ -315,11 +315,11 @@ def _header_text(msg: ParsedMessage) -> str:
     return "\n".join(keep)
 
 
-def _injection_findings(msg: ParsedMessage, view: HtmlView | None, tag_payload: str) -> list[Finding]:
+def _injection_findings(msg: ParsedMessage, tag_payload: str) -> list[Finding]:
     """Where injection language appears decides its weight: anywhere unseen or unquoted blocks release."""
     visible = normalize(f"{msg.subject}\n{msg.visible_text}")
-    hidden = normalize("\n".join([msg.hidden_text, *(view.hidden if view else [])]))
-    attributes = normalize("\n".join(view.attributes if view else []))
+    hidden = msg.hidden_text
+    attributes = normalize("\n".join(msg.unseen_attributes))
     plain_only = normalize(msg.text_plain) if msg.html.strip() else ""
     sources: list[tuple[str, str]] = [
         ("hidden text", hidden),
@@ -353,21 +353,21 @@ def _injection_findings(msg: ParsedMessage, view: HtmlView | None, tag_payload: 
     return []
 
 
-def _hidden_findings(msg: ParsedMessage, view: HtmlView | None) -> list[Finding]:
+def _hidden_findings(msg: ParsedMessage) -> list[Finding]:
     """Hidden prose the reader does not also see; preheaders and responsive duplicates stay below the bar."""
-    if view is None or not view.hidden_items:
+    if not msg.hidden_parts:
         return []
     seen = _words(msg.visible_text) | _words(msg.subject)
     novel: list[str] = []
     techniques: list[str] = []
-    for technique, text in view.hidden_items:
+    for technique, text in msg.hidden_parts:
         if technique in ("comment", "container"):
             continue  # layout notes and commented-out markup are everywhere; only their language counts (below)
         words = [w for w in re.findall(r"[^\W\d_]{3,}", text.lower()) if w not in seen]
         if words:
             novel.extend(words)
             techniques.append(technique)
-    hidden_all = normalize(" ".join(t for _, t in view.hidden_items))
+    hidden_all = normalize(" ".join(t for _, t in msg.hidden_parts))
     lure = _CREDENTIAL.search(fold_confusables(hidden_all)) or find_injection(hidden_all)
     if len(set(novel)) >= HIDDEN_NOVEL_WORDS or lure:
         kinds = ",".join(sorted(set(techniques))) or "hidden"
@@ -391,7 +391,6 @@ def _mismatch_findings(msg: ParsedMessage) -> list[Finding]:
 def content_findings(msg: ParsedMessage) -> list[Finding]:
     """Findings over the text a reader sees, with hidden and invisible material reported apart."""
     out: list[Finding] = []
-    view = render(msg.html) if msg.html.strip() else None
     raw_text = "\n".join(
         (msg.subject, msg.from_display_name, msg.text_plain, msg.html, *(link.url for link in msg.links))
     )
@@ -405,8 +404,8 @@ def content_findings(msg: ParsedMessage) -> list[Finding]:
         if inv.shy_words:
             detail += f"; soft hyphens inside: {', '.join(inv.shy_words)}"
         out.append(Finding.of("content.invisible_unicode", detail))
-    out.extend(_hidden_findings(msg, view))
-    out.extend(_injection_findings(msg, view, inv.tag_payload))
+    out.extend(_hidden_findings(msg))
+    out.extend(_injection_findings(msg, inv.tag_payload))
 
     visible = normalize(f"{msg.subject}\n{msg.visible_text}")
     mixed = mixed_script_words(f"{msg.subject}\n{msg.from_display_name}\n{msg.visible_text}")

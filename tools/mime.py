@@ -293,6 +293,9 @@ def _collect_body(msg: Message, parsed: ParsedMessage, limits: DetectionSettings
         view = render(parsed.html)
         parsed.visible_text = normalize(view.visible)
         parsed.hidden_text = normalize("\n".join(view.hidden))
+        # Kept so the content checks need not render the same HTML a second time.
+        parsed.hidden_parts = view.hidden_items
+        parsed.unseen_attributes = view.attributes
         links.extend(Link(url=h[:4000], anchor_text=a[:200], source="html") for h, a in view.links)
     else:
         parsed.visible_text = normalize(parsed.text_plain)

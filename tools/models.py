@@ -78,6 +78,10 @@ class ParsedMessage(BaseModel):
     """What a person sees: rendered HTML (or the plain part), invisible characters removed, NFKC."""
     hidden_text: str = ""
     """Text present in the HTML but not shown to the reader (CSS-hidden, tiny, comments, ...)."""
+    hidden_parts: list[tuple[str, str]] = Field(default_factory=list)
+    """(technique, text) for each hidden piece of the HTML body, e.g. ("css", ...), ("comment", ...)."""
+    unseen_attributes: list[str] = Field(default_factory=list)
+    """alt/title/aria-label/meta texts: legitimately unseen, checked for instructions only."""
     links: list[Link] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
