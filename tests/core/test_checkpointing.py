@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -37,19 +38,17 @@ def test_checkpointed_run_matches_plain_run(offline_deps: Deps) -> None:
     assert checkpointed.model_dump() == plain.model_dump()
 
 
+def _stopped_after_parse(saver: InMemorySaver, name: str, config: dict[str, Any], deps: Deps) -> Any:
+    """A checkpointed graph whose run on `name` stopped after parse, as a crash there would."""
+    graph = build_graph(checkpointer=saver)
+    asyncio.run(graph.ainvoke({"raw": sample(name), "request": REQ}, config, context=deps, interrupt_after=["parse"]))
+    return graph
+
+
 def test_resume_after_interrupt_keeps_attachment_evidence(offline_deps: Deps) -> None:
     saver = InMemorySaver(serde=serializer())
     config = {"configurable": {"thread_id": "req-2"}}
-    interrupted = build_graph(checkpointer=saver)
-    # Stop after parse, as a crash there would.
-    asyncio.run(
-        interrupted.ainvoke(
-            {"raw": sample("dangerous-attachment.eml"), "request": REQ},
-            config,
-            context=offline_deps,
-            interrupt_after=["parse"],
-        )
-    )
+    interrupted = _stopped_after_parse(saver, "dangerous-attachment.eml", config, offline_deps)
     assert "analyze_urls_attachments" in interrupted.get_state(config).next  # really stopped mid-run
     resumed = build_graph(checkpointer=saver)
     out = asyncio.run(resumed.ainvoke(None, config, context=offline_deps))
@@ -81,16 +80,8 @@ def test_runner_resume_finishes_an_interrupted_run_and_fails_closed_on_errors(of
     from graph.runner import resume
 
     saver = InMemorySaver(serde=serializer())
-    graph = build_graph(checkpointer=saver)
     config = {"configurable": {"thread_id": "req-3"}}
-    asyncio.run(
-        graph.ainvoke(
-            {"raw": sample("credential-phish.eml"), "request": REQ},
-            config,
-            context=offline_deps,
-            interrupt_after=["parse"],
-        )
-    )
+    graph = _stopped_after_parse(saver, "credential-phish.eml", config, offline_deps)
     result = asyncio.run(resume(offline_deps, graph=graph, config=config, durability="sync"))
     assert result.decision.rule == "deny.malicious"
 

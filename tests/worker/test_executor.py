@@ -12,7 +12,7 @@ from policies.models import Action
 from qrelease.executor import Executor, Outcome
 from qrelease.fake_tenant import FakeTenant, Fault
 from qrelease.store import Store
-from qrelease.store.models import LedgerState, RequestState, utc_now
+from qrelease.store.models import ActionRow, LedgerState, RequestState, utc_now
 from qrelease.store.repo import Claim
 from tests.worker.conftest import claim_one, result_for, seed
 from tools.m365.interfaces import ReleaseStatus
@@ -75,8 +75,8 @@ def test_crash_between_intent_and_outcome_is_reconciled(store: Store, applied: b
     assert ("reconciled" in (after.outcome or "")) is applied
 
 
-@pytest.mark.parametrize("in_sent_items", [True, False])
-def test_notification_after_a_crash_checks_sent_items(store: Store, in_sent_items: bool) -> None:
+def _crashed_while_notifying(store: Store) -> tuple[FakeTenant, str, ActionRow]:
+    """A denied request whose notification send had started when the worker died."""
     tenant = FakeTenant()
     claim, identity = _decided(store, tenant, Action.DENY, notify=True)
     deny, notify = store.actions(claim.id)
@@ -84,6 +84,12 @@ def test_notification_after_a_crash_checks_sent_items(store: Store, in_sent_item
     asyncio.run(tenant.deny(identity))
     store.finish_action(claim, deny.id, LedgerState.DONE, "applied")
     store.begin_action(claim, notify.id, min_lease_left=0)
+    return tenant, identity, notify
+
+
+@pytest.mark.parametrize("in_sent_items", [True, False])
+def test_notification_after_a_crash_checks_sent_items(store: Store, in_sent_items: bool) -> None:
+    tenant, identity, notify = _crashed_while_notifying(store)
     if in_sent_items:
         asyncio.run(tenant.send_mail("quarantine@contoso.com", "user0@contoso.com", "s", "b", notify.idempotency_key))
 
@@ -165,13 +171,7 @@ def test_a_lease_about_to_expire_is_not_used_for_a_side_effect(store: Store) -> 
 
 def test_unknown_notification_waits_for_sent_items_to_settle_before_resending(store: Store) -> None:
     """A crash right after sendMail: the copy may not be in Sent Items yet, so nothing is resent at once."""
-    tenant = FakeTenant()
-    claim, identity = _decided(store, tenant, Action.DENY, notify=True)
-    deny, notify = store.actions(claim.id)
-    assert deny.id is not None and notify.id is not None
-    asyncio.run(tenant.deny(identity))
-    store.finish_action(claim, deny.id, LedgerState.DONE, "applied")
-    store.begin_action(claim, notify.id, min_lease_left=0)  # the send started, then the worker died
+    tenant, _, notify = _crashed_while_notifying(store)
 
     patient = Executor(store, tenant, tenant, notify_settle_seconds=600)
     result = asyncio.run(patient.execute(_reclaim(store)))
