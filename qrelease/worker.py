@@ -324,6 +324,10 @@ class Worker:
         try:
             messages = await self.tenant.quarantine.list_release_requests()
             new = await asyncio.to_thread(self.store.record_discovered, messages, f"worker:{self.worker_id}")
+            if self.enforce:
+                requeued = await asyncio.to_thread(self.store.requeue_shadowed, messages, f"worker:{self.worker_id}")
+                if requeued:
+                    event("requeued_shadowed", worker=self.worker_id, count=len(requeued))
         except Exception as exc:
             self.stats.last_poll_error = type(exc).__name__
             event("poll_failed", logging.WARNING, worker=self.worker_id, error=_short_error(exc))
@@ -478,10 +482,13 @@ class Worker:
             resumed = True
             # Durability "sync": each step's checkpoint is written before the next starts, so a crash resumes there.
             result = await resume(self._deps, graph=self.graph, config=dict(config), durability="sync")
-        elif snapshot.values.get("result") is not None:
+        elif snapshot.values.get("result") is not None and self._reusable(snapshot.values["result"]):
             resumed = True  # the graph finished but the decision was never recorded
             result = TriageResult.model_validate(snapshot.values["result"])
         else:
+            if snapshot.values:
+                # A finished run from the other mode (shadow, then enforce): decide again from scratch.
+                await self.checkpointer.adelete_thread(claim.id)
             try:
                 raw = await self.tenant.quarantine.export_message(row.identity)
             except QuarantineStateError as exc:
@@ -525,6 +532,11 @@ class Worker:
             resumed=resumed,
         )
         return state
+
+    def _reusable(self, stored: Any) -> bool:
+        """A finished run's result may be recorded only if it was decided under the current mode."""
+        result = TriageResult.model_validate(stored)
+        return result.decision.enforced == self.enforce
 
     async def _groups(self, requester: str | None) -> list[str] | None:
         """The requester's eligible groups, when the scope depends on them; None if unresolved."""

@@ -128,6 +128,33 @@ class Store:
                 s.add(AuditRow(actor=actor, request_id=rid, event="discovered", detail=rows[rid].identity[:300]))
             return inserted
 
+    def requeue_shadowed(self, messages: Iterable[QuarantinedMessage], actor: str) -> list[str]:
+        """Requests decided in shadow mode that the tenant still lists as pending: queue them to be decided again.
+
+        Called once the mode is `enforce`, so switching from shadow to enforce answers the requests that
+        were only recorded. Returns the requeued ids.
+        """
+        ids = [request_id_for(m.identity) for m in messages]
+        if not ids:
+            return []
+        now = utc_now()
+        with self.session() as s:
+            rows = s.exec(
+                select(ReleaseRequestRow)
+                .where(col(ReleaseRequestRow.id).in_(ids))
+                .where(col(ReleaseRequestRow.state) == str(RequestState.SHADOWED))
+                .where(col(ReleaseRequestRow.purged_at).is_(None))
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                row.state, row.done_at, row.attempts, row.last_error = RequestState.DISCOVERED, None, 0, None
+                row.updated_at = now
+                s.add(row)
+                s.add(
+                    AuditRow(actor=actor, request_id=row.id, event="requeued", detail="mode is enforce: decide again")
+                )
+            return [row.id for row in rows]
+
     def claim(self, owner: str, limit: int, lease_seconds: float, max_attempts: int) -> list[Claim]:
         """Lease up to `limit` claimable requests (SKIP LOCKED on PostgreSQL); oldest first.
 

@@ -93,6 +93,23 @@ def test_shadow_mode_decides_but_never_acts(sqlite_url: str) -> None:
     assert sum(stats.shadow_would.values()) == 8 and not stats.executed
 
 
+def test_switching_from_shadow_to_enforce_answers_the_recorded_requests(sqlite_url: str) -> None:
+    tenant = FakeTenant()
+    seed(tenant, 8)
+    drain(worker_settings(sqlite_url, mode="shadow"), tenant)
+    assert open_store(sqlite_url).counts() == {"shadowed": 8}
+    assert not tenant.release_calls and not tenant.deny_calls
+
+    drain(worker_settings(sqlite_url), tenant)
+    store = open_store(sqlite_url)
+    assert "shadowed" not in store.counts()
+    enforced = [d for d in store.decisions() if d.enforced]
+    assert len(enforced) == 8  # each request decided again under enforce, not the shadow decision replayed
+    acted = sum(tenant.release_calls.values()) + sum(tenant.deny_calls.values())
+    assert acted == 8 - store.counts().get("manual_review", 0)
+    assert all(n == 1 for n in [*tenant.release_calls.values(), *tenant.deny_calls.values()])
+
+
 def test_shadow_mode_does_not_carry_out_an_operator_decision(sqlite_url: str) -> None:
     from policies.models import Action
     from tests.worker.conftest import claim_one, result_for
