@@ -103,19 +103,20 @@ BODIES = [
 ]
 
 
+ATTACHMENTS = [
+    b"MZ\x90\x00" + b"\x00" * 64,
+    zip_of({"a.js": b"x", "b.txt": b"y"}),
+    zip_of({"inner.zip": zip_of({"c.exe": b"MZ"})}),
+    b"%PDF-1.4 /OpenAction /JavaScript /URI (http://x.example)",
+    b"PK\x03\x04 truncated zip",
+    b"\x1f\x8b\x08\x00 truncated gzip",
+    b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR",
+    b"<svg><script>atob('x')</script></svg>",
+]
+
+
 def _attachment_bytes() -> st.SearchStrategy[bytes]:
-    return st.sampled_from(
-        [
-            b"MZ\x90\x00" + b"\x00" * 64,
-            zip_of({"a.js": b"x", "b.txt": b"y"}),
-            zip_of({"inner.zip": zip_of({"c.exe": b"MZ"})}),
-            b"%PDF-1.4 /OpenAction /JavaScript /URI (http://x.example)",
-            b"PK\x03\x04 truncated zip",
-            b"\x1f\x8b\x08\x00 truncated gzip",
-            b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR",
-            b"<svg><script>atob('x')</script></svg>",
-        ]
-    )
+    return st.sampled_from(ATTACHMENTS)
 
 
 @st.composite
@@ -329,18 +330,6 @@ def _bulk_message(rng: random.Random) -> tuple[bytes, bool]:
                 del data[pos:]
         return bytes(data), False
     return raw, injected
-
-
-ATTACHMENTS = [
-    b"MZ\x90\x00" + b"\x00" * 64,
-    zip_of({"a.js": b"x", "b.txt": b"y"}),
-    zip_of({"inner.zip": zip_of({"c.exe": b"MZ"})}),
-    b"%PDF-1.4 /OpenAction /JavaScript /URI (http://x.example)",
-    b"PK\x03\x04 truncated zip",
-    b"\x1f\x8b\x08\x00 truncated gzip",
-    b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR",
-    b"<svg><script>atob('x')</script></svg>",
-]
 
 
 def test_bulk_fuzz_ten_thousand_messages() -> None:

@@ -214,7 +214,6 @@ class ExchangeQuarantineClient:
 
         Used by `qrelease tenant check` to verify the Exchange role without releasing anything.
         """
-        import httpx
 
         url = f"{self._base}/adminapi/v1.0/{self._tenant_id}/EXOModuleFile"
 
@@ -226,25 +225,9 @@ class ExchangeQuarantineClient:
                 "CommandName": "*",
                 "Accept": "application/json",
             }
-            try:
-                async with asyncio.timeout(self._deadline):
-                    response = await self._client.get(url, params={"Version": EXO_MODULE_VERSION}, headers=headers)
-            except (httpx.TimeoutException, TimeoutError):
-                raise TransientTenantError("EXOModuleFile timed out") from None
-            except httpx.HTTPError as exc:
-                raise TransientTenantError(f"EXOModuleFile: connection failed ({type(exc).__name__})") from None
-            if response.status_code >= 400:
-                raise error_for_status(
-                    response.status_code,
-                    _error_detail(response.content),
-                    operation="EXOModuleFile",
-                    permission=EXCHANGE_PERMISSION,
-                    headers=response.headers,
-                )
-            try:
-                return json.loads(response.content)
-            except (ValueError, UnicodeDecodeError):
-                raise TenantError("EXOModuleFile: malformed JSON in the response", status=200) from None
+            return await self._request(
+                "EXOModuleFile", "GET", url, params={"Version": EXO_MODULE_VERSION}, headers=headers
+            )
 
         data = await with_retries(once, idempotent=True, policy=self._retry)
         names: set[str] = set()
@@ -303,7 +286,6 @@ class ExchangeQuarantineClient:
         return link
 
     async def _post(self, cmdlet: str, url: str, body: bytes) -> dict[str, Any]:
-        import httpx
 
         token = await self._credential.get_token(EXCHANGE_SCOPE)
         headers = {
@@ -313,30 +295,36 @@ class ExchangeQuarantineClient:
             "Content-Type": "application/json; charset=utf-8",
             "Accept": "application/json",
         }
+        data = await self._request(cmdlet, "POST", url, content=body, headers=headers)
+        if not isinstance(data, dict):
+            raise TenantError(f"{cmdlet}: malformed response (not a JSON object)", status=200)
+        return data
+
+    async def _request(self, operation: str, method: str, url: str, **kwargs: Any) -> Any:
+        """One HTTP call under the deadline, with errors mapped to tenant errors and the body parsed as JSON."""
+        import httpx
+
         try:
             async with asyncio.timeout(self._deadline):
-                response = await self._client.post(url, content=body, headers=headers)
+                response = await self._client.request(method, url, **kwargs)
         except (httpx.TimeoutException, TimeoutError):
-            raise TransientTenantError(f"{cmdlet} timed out") from None
+            raise TransientTenantError(f"{operation} timed out") from None
         except httpx.HTTPError as exc:
-            raise TransientTenantError(f"{cmdlet}: connection failed ({type(exc).__name__})") from None
+            raise TransientTenantError(f"{operation}: connection failed ({type(exc).__name__})") from None
         if response.status_code >= 400:
             raise error_for_status(
                 response.status_code,
                 _error_detail(response.content),
-                operation=cmdlet,
+                operation=operation,
                 permission=EXCHANGE_PERMISSION,
                 headers=response.headers,
             )
         try:
-            data = json.loads(response.content)
+            return json.loads(response.content)
         except (ValueError, UnicodeDecodeError):
             raise TenantError(
-                f"{cmdlet}: malformed JSON in the response ({response.status_code})", status=200
+                f"{operation}: malformed JSON in the response ({response.status_code})", status=200
             ) from None
-        if not isinstance(data, dict):
-            raise TenantError(f"{cmdlet}: malformed response (not a JSON object)", status=200)
-        return data
 
 
 def parse_row(row: dict[str, Any]) -> QuarantinedMessage | None:
