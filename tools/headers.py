@@ -19,6 +19,7 @@ from policies.settings import DetectionSettings
 from tools.domains import brand_token, is_lookalike, registrable_domain, skeleton, to_unicode
 from tools.mime import mailbox_addresses
 from tools.models import Finding, ParsedMessage
+from tools.unicode_text import mixed_script_words
 
 _METHOD = re.compile(r"(?<![\w.-])(spf|dkim|dmarc|compauth|arc)\s*=\s*([a-z]+)", re.IGNORECASE)
 _REASON = re.compile(r"compauth\s*=\s*[a-z]+\s+reason\s*=\s*(\d{3})", re.IGNORECASE)
@@ -80,7 +81,6 @@ PLATFORM_DOMAINS = frozenset(
         "brevosend.com",
     ]
 )
-_WORD = re.compile(r"\w{3,}")
 #: Tolerances for clocks: hops and senders are rarely more than this far apart when honest.
 _HOP_SKEW = timedelta(hours=2)
 _DATE_BEFORE_RECEIPT = timedelta(days=7)
@@ -294,19 +294,6 @@ def _planted(values: list[str], results: dict[str, str], auth: AuthResults) -> l
     return []
 
 
-def _mixed_script_words(name: str) -> bool:
-    """A word that mixes Latin with Cyrillic or Greek letters: `Lеdgеr` with Cyrillic `е`."""
-    from tools.domains import scripts_of
-
-    for word in _WORD.findall(name[:300]):
-        if word.isascii():
-            continue
-        scripts = scripts_of(word)
-        if "LATIN" in scripts and scripts & {"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"}:
-            return True
-    return False
-
-
 def _display_claims(name: str, detection: DetectionSettings) -> tuple[str | None, str | None]:
     """(protected brand, VIP name) the display name claims, compared on confusable skeletons."""
     sk = skeleton(name).replace(" ", "")
@@ -346,7 +333,7 @@ def identity_findings(msg: ParsedMessage, detection: DetectionSettings, now: dat
         dom = _DOMAIN_IN_NAME.search(name)
         if dom and registrable_domain(dom.group(1)) != from_reg:
             out.append(Finding.of("sender.display_name_address", name[:200]))
-    if _mixed_script_words(name):
+    if mixed_script_words(name[:300], limit=1):
         out.append(Finding.of("sender.display_name_homoglyph", name[:200]))
     if any(from_domain == p or from_domain.endswith("." + p) for p in PLATFORM_DOMAINS):
         out.append(Finding.of("sender.platform_domain", from_domain))
